@@ -30,8 +30,11 @@
 //! policies, the 10-sessions-per-user limit and every other service.
 
 mod html;
+mod player;
 mod routes;
 mod state;
+
+pub use player::{ConsentChoice, consent_link, simulated_player};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
