@@ -106,8 +106,45 @@ fn walk_away() -> BrowserOpener {
     BrowserOpener::new(|_| Ok(()))
 }
 
+/// Everything any thread of this test binary logs (the plugin logs through `tracing`).
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> bevy::log::tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn capture_logs() -> CapturedLogs {
+    use bevy::log::tracing_subscriber::util::SubscriberInitExt;
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let _ = bevy::log::tracing_subscriber::fmt()
+            .with_max_level(bevy::log::Level::TRACE)
+            .with_writer(logs.clone())
+            .finish()
+            .try_init();
+        logs
+    })
+    .clone()
+}
+
 #[test]
 fn a_full_login_signs_the_player_in() {
+    let logs = capture_logs();
     let server = DevServer::start(DevServerConfig::new()).unwrap();
     let mut app = app(&server, approve());
     let id = login(&mut app, OAuthRequest::new(OAuthProvider::Github));
@@ -203,6 +240,15 @@ fn a_full_login_signs_the_player_in() {
     assert!(!debug.contains(&secret), "session value leaked: {debug}");
     assert!(!debug.contains(token_secret), "token secret leaked");
     assert!(debug.contains("<redacted>"));
+
+    // Nor in anything logged at any level, by the plugin or the HTTP stack beneath it.
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains("reqwest") || logged.contains("hyper"),
+        "the capture works"
+    );
+    assert!(!logged.contains(&secret), "session value logged");
+    assert!(!logged.contains(token_secret), "token secret logged");
 }
 
 #[test]
