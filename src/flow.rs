@@ -16,6 +16,7 @@ use crate::messages::{
 };
 use crate::models::SessionSecret;
 use crate::opener::BrowserOpener;
+use crate::waker::ResultWaker;
 
 /// What tasks send back to the main thread.
 pub(crate) enum Report {
@@ -26,13 +27,32 @@ pub(crate) enum Report {
     LoggedOut(Result<(), AppwriteError>),
 }
 
+/// The sending end of the result channel, which also wakes the app.
+#[derive(Clone)]
+pub(crate) struct Reporter {
+    pub sender: Sender<Report>,
+    pub waker: Option<ResultWaker>,
+}
+
+impl Reporter {
+    /// Queues a report for the main thread. The receiver lives as long as the app; if it is
+    /// gone, nobody waits for the report any more.
+    pub fn send(&self, report: Report) {
+        if self.sender.send(report).is_ok()
+            && let Some(waker) = &self.waker
+        {
+            waker.wake();
+        }
+    }
+}
+
 /// Everything one login needs, moved into its task.
 pub(crate) struct Login {
     pub request: OAuthRequest,
     pub client: AppwriteClient,
     pub http: Result<reqwest::Client, AppwriteError>,
     pub opener: Option<BrowserOpener>,
-    pub reports: Sender<Report>,
+    pub reports: Reporter,
     pub cancel: oneshot::Receiver<()>,
     pub callbacks: mpsc::UnboundedReceiver<String>,
     pub timeout: Duration,
@@ -89,10 +109,7 @@ pub(crate) async fn run(login: Login) {
     } = login;
     let id = request.id();
     let provider = request.provider();
-    let progress = |stage| {
-        // The receiver lives as long as the app; if it is gone, nobody waits for progress.
-        let _ = reports.send(Report::Progress(OAuthProgress { request: id, stage }));
-    };
+    let progress = |stage| reports.send(Report::Progress(OAuthProgress { request: id, stage }));
     let login = sign_in(&request, &client, http, opener, callbacks, &progress);
     let result = tokio::select! {
         biased;
@@ -116,7 +133,7 @@ pub(crate) async fn run(login: Login) {
             error,
         }),
     };
-    let _ = reports.send(report);
+    reports.send(report);
 }
 
 async fn sign_in(
@@ -247,7 +264,7 @@ pub(crate) async fn logout(
     client: AppwriteClient,
     http: Result<reqwest::Client, AppwriteError>,
     secret: SessionSecret,
-    reports: Sender<Report>,
+    reports: Reporter,
 ) {
     let result = async {
         let http = http?;
@@ -262,7 +279,7 @@ pub(crate) async fn logout(
         }
     }
     .await;
-    let _ = reports.send(Report::LoggedOut(result));
+    reports.send(Report::LoggedOut(result));
 }
 
 #[cfg(test)]

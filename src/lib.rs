@@ -51,6 +51,7 @@ mod opener;
 mod plugin;
 mod provider;
 mod session;
+mod waker;
 
 #[cfg(feature = "dev-server")]
 pub mod dev_server;
@@ -66,6 +67,7 @@ pub use opener::BrowserOpener;
 pub use plugin::{AppwritePlugin, AppwriteSystems};
 pub use provider::{OAuthProvider, UnknownProvider};
 pub use session::{AppwriteSession, is_logged_in};
+pub use waker::ResultWaker;
 
 /// Everything a game needs to sign players in.
 pub mod prelude {
@@ -73,6 +75,6 @@ pub mod prelude {
         AppwriteClient, AppwriteError, AppwritePlugin, AppwriteSession, AppwriteSystems,
         BrowserOpener, LoggedOut, Logout, LogoutFailed, OAuthCallback, OAuthCancel, OAuthFailed,
         OAuthOutcome, OAuthProgress, OAuthProvider, OAuthRequest, OAuthStage, OAuthSucceeded,
-        RequestId, SignedIn, is_logged_in,
+        RequestId, ResultWaker, SignedIn, is_logged_in,
     };
 }

@@ -26,13 +26,14 @@ use url::Url;
 
 use crate::client::AppwriteClient;
 use crate::error::{AppwriteError, kinds};
-use crate::flow::{self, Login, Report};
+use crate::flow::{self, Login, Report, Reporter};
 use crate::messages::{
     LoggedOut, Logout, LogoutFailed, OAuthCallback, OAuthCancel, OAuthFailed, OAuthProgress,
     OAuthRequest, OAuthSucceeded, RequestId,
 };
 use crate::opener::BrowserOpener;
 use crate::session::AppwriteSession;
+use crate::waker::ResultWaker;
 
 /// Adds Appwrite sign-in to an app.
 ///
@@ -148,6 +149,13 @@ impl Transport {
             closed: Arc::new(AtomicBool::new(false)),
             reports,
             results,
+        }
+    }
+
+    fn reporter(&self, waker: Option<&ResultWaker>) -> Reporter {
+        Reporter {
+            sender: self.reports.clone(),
+            waker: waker.cloned(),
         }
     }
 
@@ -307,6 +315,7 @@ fn start_logins(
     mut requests: MessageReader<OAuthRequest>,
     client: Option<Res<AppwriteClient>>,
     opener: Option<Res<BrowserOpener>>,
+    waker: Option<Res<ResultWaker>>,
     settings: Res<LoginSettings>,
     transport: Res<Transport>,
     mut in_flight: ResMut<InFlight>,
@@ -320,7 +329,7 @@ fn start_logins(
             client: client.clone(),
             http: transport.http_for(&client),
             opener: opener.as_deref().cloned(),
-            reports: transport.reports.clone(),
+            reports: transport.reporter(waker.as_deref()),
             cancel: cancelled,
             callbacks,
             timeout: request.login_timeout().unwrap_or(settings.login_timeout),
@@ -410,6 +419,7 @@ fn start_logouts(
     mut logouts: MessageReader<Logout>,
     client: Option<Res<AppwriteClient>>,
     session: Res<AppwriteSession>,
+    waker: Option<Res<ResultWaker>>,
     transport: Res<Transport>,
 ) {
     for _ in logouts.read() {
@@ -424,7 +434,7 @@ fn start_logouts(
         };
         let client = client.as_deref().cloned().unwrap_or_default();
         let http = transport.http_for(&client);
-        let logout = flow::logout(client, http, secret, transport.reports.clone());
+        let logout = flow::logout(client, http, secret, transport.reporter(waker.as_deref()));
         if let Err(error) = transport.spawn(logout) {
             let _ = transport.reports.send(Report::LoggedOut(Err(error)));
         }
