@@ -25,6 +25,38 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! A whole login in a headless app, against the stand-in, with a simulated player who clicks
+//! Allow on the consent page (this example runs as a test):
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! use bevy::prelude::*;
+//! use bevy_appwrite::dev_server::{ConsentChoice, DevServer, DevServerConfig, simulated_player};
+//! use bevy_appwrite::prelude::*;
+//!
+//! let server = DevServer::start(DevServerConfig::new())?;
+//! let mut app = App::new();
+//! app.add_plugins(MinimalPlugins)
+//!     .add_plugins(AppwritePlugin::new().with_client(
+//!         AppwriteClient::new()
+//!             .set_endpoint(server.endpoint())
+//!             .set_project(server.project_id()),
+//!     ))
+//!     .insert_resource(simulated_player(ConsentChoice::Allow));
+//! app.world_mut().write_message(OAuthRequest::new(OAuthProvider::Github));
+//!
+//! let deadline = Instant::now() + Duration::from_secs(30);
+//! while !app.world().resource::<AppwriteSession>().is_signed_in() {
+//!     assert!(Instant::now() < deadline, "the login did not finish");
+//!     app.update();
+//!     std::thread::sleep(Duration::from_millis(1));
+//! }
+//! let session = app.world().resource::<AppwriteSession>();
+//! assert_eq!(session.user().unwrap().name, "Test Player");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! What it leaves out of Appwrite: real providers and their token exchange, the session-mode
 //! OAuth2 routes (`createOAuth2Session`), `PATCH /account/sessions/current`, MFA, teams, e-mail
 //! policies, the 10-sessions-per-user limit and every other service.
