@@ -30,6 +30,7 @@ pub struct AppwriteClient {
     timeout: Duration,
     headers: Vec<(String, String)>,
     self_signed: bool,
+    insecure_http: bool,
 }
 
 impl Default for AppwriteClient {
@@ -49,6 +50,7 @@ impl fmt::Debug for AppwriteClient {
             .field("timeout", &self.timeout)
             .field("headers", &header_names)
             .field("self_signed", &self.self_signed)
+            .field("insecure_http", &self.insecure_http)
             .finish()
     }
 }
@@ -66,6 +68,7 @@ impl AppwriteClient {
             timeout: Self::DEFAULT_TIMEOUT,
             headers: Vec::new(),
             self_signed: false,
+            insecure_http: false,
         }
     }
 
@@ -117,6 +120,14 @@ impl AppwriteClient {
     /// Accepts self-signed TLS certificates, for a self-hosted Appwrite in development.
     pub fn set_self_signed(mut self, self_signed: bool) -> Self {
         self.self_signed = self_signed;
+        self
+    }
+
+    /// Allows a plain `http://` endpoint on a host other than this machine. Off by default:
+    /// over plain HTTP the token secret and the session travel in clear text. Loopback
+    /// endpoints (`localhost`, `127.0.0.1`, `[::1]`) are always allowed.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.insecure_http = allow;
         self
     }
 
@@ -176,6 +187,13 @@ impl AppwriteClient {
                 "The Appwrite endpoint `{endpoint}` must be an http:// or https:// URL"
             )));
         }
+        if url.scheme() == "http" && !self.insecure_http && !is_loopback(&url) {
+            return Err(configuration(format!(
+                "The Appwrite endpoint `{endpoint}` uses plain http on a host other than this \
+                 machine, which would send the session in clear text: use https, or call \
+                 AppwriteClient::allow_insecure_http(true) for a trusted development network"
+            )));
+        }
         let project = self.project.as_deref().map(str::trim).unwrap_or_default();
         if project.is_empty() {
             return Err(configuration(
@@ -185,5 +203,62 @@ impl AppwriteClient {
             ));
         }
         Ok((url, project))
+    }
+}
+
+/// Whether a URL points at this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(client: AppwriteClient) -> Option<String> {
+        client.validate().err().map(|error| error.kind)
+    }
+
+    #[test]
+    fn validates_endpoint_and_project() {
+        let ok = |endpoint: &str| {
+            AppwriteClient::new()
+                .set_endpoint(endpoint)
+                .set_project("p")
+        };
+        assert_eq!(kind_of(ok("https://fra.cloud.appwrite.io/v1")), None);
+        assert_eq!(kind_of(ok("http://localhost/v1")), None);
+        assert_eq!(kind_of(ok("http://127.0.0.1:9000/v1")), None);
+        assert_eq!(kind_of(ok("http://[::1]:9000/v1")), None);
+        let refused = [
+            "http://appwrite.example.com/v1",
+            "http://192.168.1.10/v1",
+            "ftp://x/v1",
+            "not a url",
+            "",
+        ];
+        for endpoint in refused {
+            assert_eq!(
+                kind_of(ok(endpoint)).as_deref(),
+                Some(kinds::CONFIGURATION),
+                "{endpoint}"
+            );
+        }
+        let opted_in = ok("http://appwrite.example.com/v1").allow_insecure_http(true);
+        assert_eq!(kind_of(opted_in), None);
+        let no_project = AppwriteClient::new().set_endpoint("https://x/v1");
+        assert_eq!(kind_of(no_project).as_deref(), Some(kinds::CONFIGURATION));
+    }
+
+    #[test]
+    fn debug_shows_header_names_not_values() {
+        let client = AppwriteClient::new().add_header("X-Appwrite-Dev-Key", "very-secret");
+        let debug = format!("{client:?}");
+        assert!(debug.contains("X-Appwrite-Dev-Key") && !debug.contains("very-secret"));
     }
 }
