@@ -205,6 +205,22 @@ impl Api<'_> {
         parse_json(&answer)
     }
 
+    /// `GET /account/sessions/current` with the session.
+    pub async fn get_current_session(
+        &self,
+        session: &SessionSecret,
+    ) -> Result<Session, AppwriteError> {
+        let url = self.url("/account/sessions/current")?;
+        let request = self
+            .request(Method::GET, url)?
+            .header("X-Appwrite-Session", session.expose());
+        let answer = self.send(request).await?;
+        if answer.status >= 300 {
+            return Err(AppwriteError::from_response(answer.status, &answer.body));
+        }
+        parse_json(&answer)
+    }
+
     /// `DELETE /account/sessions/current` with the session.
     pub async fn delete_session(&self, session: &SessionSecret) -> Result<(), AppwriteError> {
         let url = self.url("/account/sessions/current")?;

@@ -25,6 +25,8 @@ pub mod kinds {
     pub const UNEXPECTED_RESPONSE: &str = "bevy_appwrite_unexpected_response";
     /// The redirect back to the game carried neither a token nor an error.
     pub const INVALID_CALLBACK: &str = "bevy_appwrite_invalid_callback";
+    /// The [`SessionStore`](crate::SessionStore) could not load, save or clear a session.
+    pub const SESSION_STORE: &str = "bevy_appwrite_session_store";
     /// No session to act on (for example [`Logout`](crate::Logout) while signed out).
     pub const NOT_SIGNED_IN: &str = "bevy_appwrite_not_signed_in";
 }

@@ -1,6 +1,7 @@
 //! The login itself, as one future: token request → browser → redirect → session → account.
 //! It always ends in exactly one terminal [`Report`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
@@ -16,6 +17,7 @@ use crate::messages::{
 };
 use crate::models::SessionSecret;
 use crate::opener::BrowserOpener;
+use crate::store::SessionStore;
 use crate::waker::ResultWaker;
 
 /// What tasks send back to the main thread.
@@ -25,6 +27,8 @@ pub(crate) enum Report {
     Failed(OAuthFailed),
     /// A logout ended; `Err` if the server could not delete the session.
     LoggedOut(Result<(), AppwriteError>),
+    /// A remembered session was checked: restored, or the error and whether it was cleared.
+    Restored(Result<Box<SignedIn>, (AppwriteError, bool)>),
 }
 
 /// The sending end of the result channel, which also wakes the app.
@@ -56,6 +60,8 @@ pub(crate) struct Login {
     pub cancel: oneshot::Receiver<()>,
     pub callbacks: mpsc::UnboundedReceiver<String>,
     pub timeout: Duration,
+    /// The loopback listener's port; 0 for an ephemeral one.
+    pub callback_port: u16,
 }
 
 /// The most scopes and the longest scope Appwrite accepts.
@@ -106,11 +112,20 @@ pub(crate) async fn run(login: Login) {
         cancel,
         callbacks,
         timeout,
+        callback_port,
     } = login;
     let id = request.id();
     let provider = request.provider();
     let progress = |stage| reports.send(Report::Progress(OAuthProgress { request: id, stage }));
-    let login = sign_in(&request, &client, http, opener, callbacks, &progress);
+    let login = sign_in(
+        &request,
+        &client,
+        http,
+        opener,
+        callbacks,
+        callback_port,
+        &progress,
+    );
     let result = tokio::select! {
         biased;
         _ = cancel => Err(AppwriteError::local(kinds::CANCELLED, "The login was cancelled")),
@@ -142,6 +157,7 @@ async fn sign_in(
     http: Result<reqwest::Client, AppwriteError>,
     opener: Option<BrowserOpener>,
     mut callbacks: mpsc::UnboundedReceiver<String>,
+    callback_port: u16,
     progress: &impl Fn(OAuthStage),
 ) -> Result<OAuthOutcome, AppwriteError> {
     client.base_url()?;
@@ -157,7 +173,7 @@ async fn sign_in(
     let mut listener = if request.uses_game_callback() || request.is_authorize_url_only() {
         None
     } else {
-        Some(Listener::start().await?)
+        Some(Listener::start(callback_port).await?)
     };
     let (success, failure) = match &listener {
         Some(listener) => (
@@ -280,6 +296,65 @@ pub(crate) async fn logout(
     }
     .await;
     reports.send(Report::LoggedOut(result));
+}
+
+/// Restores a remembered session: load it, check it with `GET /account/sessions/current`,
+/// fetch the user; a session Appwrite no longer knows (401) is deleted from the store.
+pub(crate) async fn restore(
+    client: AppwriteClient,
+    http: Result<reqwest::Client, AppwriteError>,
+    store: Arc<dyn SessionStore>,
+    reports: Reporter,
+) {
+    let loader = store.clone();
+    let loaded = tokio::task::spawn_blocking(move || loader.load()).await;
+    let stored = match loaded {
+        Ok(Ok(Some(stored))) => stored,
+        // Nothing saved: nothing to report.
+        Ok(Ok(None)) => return,
+        Ok(Err(message)) => {
+            let error = AppwriteError::local(kinds::SESSION_STORE, message);
+            return reports.send(Report::Restored(Err((error, false))));
+        }
+        Err(_) => {
+            let error = AppwriteError::local(kinds::SESSION_STORE, "The session store panicked");
+            return reports.send(Report::Restored(Err((error, false))));
+        }
+    };
+    // A session of another server or project is left alone.
+    let (Some(endpoint), Some(project)) = (client.endpoint(), client.project()) else {
+        return;
+    };
+    if stored.endpoint != endpoint || stored.project != project {
+        return;
+    }
+    let result: Result<Box<SignedIn>, AppwriteError> = async {
+        let http = http?;
+        let api = Api {
+            http: &http,
+            client: &client,
+        };
+        let session = api.get_current_session(&stored.secret).await?;
+        let user = api.get_account(&stored.secret).await?;
+        Ok(Box::new(SignedIn {
+            user_id: user.id.clone(),
+            session,
+            user,
+            secret: stored.secret.clone(),
+        }))
+    }
+    .await;
+    let report = match result {
+        Ok(signed_in) => Ok(signed_in),
+        Err(error) if error.code == 401 => {
+            let cleared = tokio::task::spawn_blocking(move || store.clear())
+                .await
+                .is_ok_and(|cleared| cleared.is_ok());
+            Err((error, cleared))
+        }
+        Err(error) => Err((error, false)),
+    };
+    reports.send(Report::Restored(report));
 }
 
 #[cfg(test)]

@@ -49,8 +49,11 @@ mod messages;
 mod models;
 mod opener;
 mod plugin;
+#[cfg(test)]
+mod proptests;
 mod provider;
 mod session;
+mod store;
 mod waker;
 
 #[cfg(feature = "dev-server")]
@@ -60,21 +63,24 @@ pub use client::AppwriteClient;
 pub use error::AppwriteError;
 pub use messages::{
     LoggedOut, Logout, LogoutFailed, OAuthCallback, OAuthCancel, OAuthFailed, OAuthOutcome,
-    OAuthProgress, OAuthRequest, OAuthStage, OAuthSucceeded, RequestId, SignedIn,
+    OAuthProgress, OAuthRequest, OAuthStage, OAuthSucceeded, RequestId, SessionRestoreFailed,
+    SessionRestored, SignedIn,
 };
 pub use models::{Session, SessionSecret, User};
 pub use opener::BrowserOpener;
 pub use plugin::{AppwritePlugin, AppwriteSystems};
 pub use provider::{OAuthProvider, UnknownProvider};
 pub use session::{AppwriteSession, is_logged_in};
+pub use store::{FileSessionStore, SessionStore, StoredSession};
 pub use waker::ResultWaker;
 
 /// Everything a game needs to sign players in.
 pub mod prelude {
     pub use crate::{
         AppwriteClient, AppwriteError, AppwritePlugin, AppwriteSession, AppwriteSystems,
-        BrowserOpener, LoggedOut, Logout, LogoutFailed, OAuthCallback, OAuthCancel, OAuthFailed,
-        OAuthOutcome, OAuthProgress, OAuthProvider, OAuthRequest, OAuthStage, OAuthSucceeded,
-        RequestId, ResultWaker, SignedIn, is_logged_in,
+        BrowserOpener, FileSessionStore, LoggedOut, Logout, LogoutFailed, OAuthCallback,
+        OAuthCancel, OAuthFailed, OAuthOutcome, OAuthProgress, OAuthProvider, OAuthRequest,
+        OAuthStage, OAuthSucceeded, RequestId, ResultWaker, SessionRestoreFailed, SessionRestored,
+        SessionStore, SignedIn, is_logged_in,
     };
 }

@@ -12,12 +12,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{AppwriteError, kinds};
 use crate::html::escape;
+
+/// The largest request head the listener reads (hyper's smallest buffer).
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+/// The most headers a request may have.
+const MAX_HEADERS: usize = 64;
+/// How long a client may take to send its request head.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Which of the two URLs the player came back on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,15 +44,16 @@ pub(crate) struct Listener {
 type Slot = Arc<Mutex<Option<oneshot::Sender<(Outcome, String)>>>>;
 
 impl Listener {
-    /// Binds the sockets and starts accepting; must run inside the plugin's Tokio context.
-    pub async fn start() -> Result<Self, AppwriteError> {
+    /// Binds the sockets (`port` 0: an ephemeral one) and starts accepting; must run inside the
+    /// plugin's Tokio context.
+    pub async fn start(port: u16) -> Result<Self, AppwriteError> {
         let listener_error = |error: std::io::Error| {
             AppwriteError::local(
                 kinds::LISTENER,
                 format!("Could not open the loopback listener for the login: {error}"),
             )
         };
-        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
             .map_err(listener_error)?;
         let port = v4.local_addr().map_err(listener_error)?.port();
@@ -126,9 +134,14 @@ async fn accept_loop(
                 let response = answer(&request, &nonce, &slot);
                 async move { Ok::<_, Infallible>(response) }
             });
-            // A browser that drops the connection is no error of the login's.
+            // Small limits: the one valid request is a short GET. Larger heads get 431, a client
+            // that sends its head too slowly is dropped, and a dropped connection is no error
+            // of the login's.
             let _ = hyper::server::conn::http1::Builder::new()
-                .max_buf_size(64 * 1024)
+                .max_buf_size(MAX_REQUEST_HEAD)
+                .max_headers(MAX_HEADERS)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -216,4 +229,38 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_compare_by_content_and_length() {
+        assert!(constant_time_eq(b"0123abcd", b"0123abcd"));
+        assert!(!constant_time_eq(b"0123abcd", b"0123abce"));
+        assert!(!constant_time_eq(b"0123abcd", b"0123abc"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn nonces_are_128_bits_of_fresh_hex() {
+        let (a, b) = (random_nonce().unwrap(), random_nonce().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_failure_reason_comes_from_appwrites_error_json() {
+        let query = "/appwrite/oauth/n/failure?error=%7B%22message%22%3A%22Denied%22%7D";
+        assert_eq!(
+            failure_reason(Outcome::Failure, query).as_deref(),
+            Some("Denied")
+        );
+        assert_eq!(
+            failure_reason(Outcome::Success, "/s?userId=u&secret=s"),
+            None
+        );
+    }
 }

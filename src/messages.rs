@@ -268,3 +268,21 @@ pub struct LogoutFailed {
     /// Why the server-side deletion failed.
     pub error: AppwriteError,
 }
+
+/// A remembered session was restored at startup and is valid on the server
+/// (see [`AppwritePlugin::remember_sessions`](crate::AppwritePlugin::remember_sessions)).
+#[derive(Message, Event, Debug, Clone, PartialEq)]
+pub struct SessionRestored {
+    /// The restored session and its user.
+    pub signed_in: SignedIn,
+}
+
+/// A remembered session could not be restored.
+#[derive(Message, Event, Debug, Clone, PartialEq, Eq)]
+pub struct SessionRestoreFailed {
+    /// Why.
+    pub error: AppwriteError,
+    /// Whether the saved session was deleted (Appwrite no longer knows it); otherwise it is
+    /// kept for the next launch (for example when the server could not be reached).
+    pub cleared: bool,
+}

@@ -29,10 +29,11 @@ use crate::error::{AppwriteError, kinds};
 use crate::flow::{self, Login, Report, Reporter};
 use crate::messages::{
     LoggedOut, Logout, LogoutFailed, OAuthCallback, OAuthCancel, OAuthFailed, OAuthProgress,
-    OAuthRequest, OAuthSucceeded, RequestId,
+    OAuthRequest, OAuthSucceeded, RequestId, SessionRestoreFailed, SessionRestored, SignedIn,
 };
 use crate::opener::BrowserOpener;
 use crate::session::AppwriteSession;
+use crate::store::{SessionStore, StoredSession};
 use crate::waker::ResultWaker;
 
 /// Adds Appwrite sign-in to an app.
@@ -60,10 +61,23 @@ use crate::waker::ResultWaker;
 ///
 /// Without [`with_client`](Self::with_client) it uses an [`AppwriteClient`] resource the app
 /// already has, else [`AppwriteClient::from_env`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppwritePlugin {
     client: Option<AppwriteClient>,
     login_timeout: Duration,
+    callback_port: u16,
+    store: Option<Arc<dyn SessionStore>>,
+}
+
+impl core::fmt::Debug for AppwritePlugin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AppwritePlugin")
+            .field("client", &self.client)
+            .field("login_timeout", &self.login_timeout)
+            .field("callback_port", &self.callback_port)
+            .field("remember_sessions", &self.store.is_some())
+            .finish()
+    }
 }
 
 impl Default for AppwritePlugin {
@@ -71,6 +85,8 @@ impl Default for AppwritePlugin {
         Self {
             client: None,
             login_timeout: Self::DEFAULT_LOGIN_TIMEOUT,
+            callback_port: 0,
+            store: None,
         }
     }
 }
@@ -87,6 +103,23 @@ impl AppwritePlugin {
     /// Uses this client (inserted as the [`AppwriteClient`] resource).
     pub fn with_client(mut self, client: AppwriteClient) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// Makes the loopback listener use this port instead of an ephemeral one (Appwrite accepts
+    /// any port on `localhost`; a fixed one only helps with strict local firewalls). Logins
+    /// then cannot overlap: a second one fails with a listener error while the first waits.
+    pub fn callback_port(mut self, port: u16) -> Self {
+        self.callback_port = port;
+        self
+    }
+
+    /// Remembers the player between launches: saves the session after a login, restores and
+    /// checks it at startup ([`SessionRestored`] or [`SessionRestoreFailed`]), deletes it on
+    /// [`Logout`]. Use [`FileSessionStore`](crate::FileSessionStore) or your own
+    /// [`SessionStore`].
+    pub fn remember_sessions(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 
@@ -112,7 +145,12 @@ pub enum AppwriteSystems {
 #[derive(Resource, Debug, Clone)]
 struct LoginSettings {
     login_timeout: Duration,
+    callback_port: u16,
 }
+
+/// The store of remembered sessions, when the game opted in.
+#[derive(Resource, Clone)]
+struct RememberedSessions(Arc<dyn SessionStore>);
 
 /// The plugin's Tokio runtime, HTTP clients and result channel.
 #[derive(Resource)]
@@ -164,6 +202,14 @@ impl Transport {
             self.insecure_http.clone()
         } else {
             self.http.clone()
+        }
+    }
+
+    /// Runs blocking work (file I/O of the session store) on the runtime's blocking threads.
+    fn spawn_blocking(&self, work: impl FnOnce() + Send + 'static) {
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn_blocking(work)),
+            None => warn!("bevy_appwrite: no runtime for the session store; not saved"),
         }
     }
 
@@ -264,7 +310,9 @@ impl Plugin for AppwritePlugin {
             .add_message::<OAuthFailed>()
             .add_message::<Logout>()
             .add_message::<LoggedOut>()
-            .add_message::<LogoutFailed>();
+            .add_message::<LogoutFailed>()
+            .add_message::<SessionRestored>()
+            .add_message::<SessionRestoreFailed>();
 
         if let Some(client) = &self.client {
             app.insert_resource(client.clone());
@@ -286,6 +334,7 @@ impl Plugin for AppwritePlugin {
 
         app.insert_resource(LoginSettings {
             login_timeout: self.login_timeout,
+            callback_port: self.callback_port,
         })
         .insert_resource(Transport::new())
         .init_resource::<InFlight>()
@@ -308,6 +357,10 @@ impl Plugin for AppwritePlugin {
             PreUpdate,
             receive_results.in_set(AppwriteSystems::ReceiveResults),
         );
+        if let Some(store) = &self.store {
+            app.insert_resource(RememberedSessions(store.clone()))
+                .add_systems(Startup, restore_session);
+        }
     }
 }
 
@@ -333,6 +386,7 @@ fn start_logins(
             cancel: cancelled,
             callbacks,
             timeout: request.login_timeout().unwrap_or(settings.login_timeout),
+            callback_port: settings.callback_port,
         };
         in_flight.logins.insert(
             request.id(),
@@ -441,10 +495,72 @@ fn start_logouts(
     }
 }
 
+fn restore_session(
+    client: Option<Res<AppwriteClient>>,
+    store: Res<RememberedSessions>,
+    waker: Option<Res<ResultWaker>>,
+    transport: Res<Transport>,
+) {
+    let client = client.as_deref().cloned().unwrap_or_default();
+    let http = transport.http_for(&client);
+    let restore = flow::restore(
+        client,
+        http,
+        store.0.clone(),
+        transport.reporter(waker.as_deref()),
+    );
+    if let Err(error) = transport.spawn(restore) {
+        let _ = transport
+            .reports
+            .send(Report::Restored(Err((error, false))));
+    }
+}
+
+/// Saves a new session in the store, off the main thread.
+fn remember(
+    transport: &Transport,
+    store: Option<&RememberedSessions>,
+    client: Option<&AppwriteClient>,
+    signed_in: &SignedIn,
+) {
+    let (Some(store), Some(client)) = (store, client) else {
+        return;
+    };
+    let (Some(endpoint), Some(project)) = (client.endpoint(), client.project()) else {
+        return;
+    };
+    let stored = StoredSession {
+        endpoint: endpoint.to_owned(),
+        project: project.to_owned(),
+        user_id: signed_in.user_id.clone(),
+        secret: signed_in.secret.clone(),
+    };
+    let store = store.0.clone();
+    transport.spawn_blocking(move || {
+        if let Err(message) = store.save(&stored) {
+            warn!("bevy_appwrite: could not remember the session: {message}");
+        }
+    });
+}
+
+/// Deletes the remembered session, off the main thread.
+fn forget(transport: &Transport, store: Option<&RememberedSessions>) {
+    if let Some(store) = store {
+        let store = store.0.clone();
+        transport.spawn_blocking(move || {
+            if let Err(message) = store.clear() {
+                warn!("bevy_appwrite: could not forget the session: {message}");
+            }
+        });
+    }
+}
+
 fn receive_results(
     transport: Res<Transport>,
     mut in_flight: ResMut<InFlight>,
     mut session: ResMut<AppwriteSession>,
+    store: Option<Res<RememberedSessions>>,
+    client: Option<Res<AppwriteClient>>,
     mut commands: Commands,
 ) {
     for report in transport.results.try_iter() {
@@ -457,6 +573,7 @@ fn receive_results(
                 in_flight.logins.remove(&succeeded.request);
                 if let Some(signed_in) = succeeded.signed_in() {
                     session.set(signed_in.clone());
+                    remember(&transport, store.as_deref(), client.as_deref(), signed_in);
                 }
                 commands.write_message(succeeded.clone());
                 commands.trigger(succeeded);
@@ -475,18 +592,36 @@ fn receive_results(
             Report::LoggedOut(result) => match result {
                 Ok(()) => {
                     session.clear();
+                    forget(&transport, store.as_deref());
                     commands.write_message(LoggedOut);
                     commands.trigger(LoggedOut);
                 }
                 Err(error) => {
                     if error.kind != kinds::NOT_SIGNED_IN {
                         session.clear();
+                        forget(&transport, store.as_deref());
                     }
                     let failed = LogoutFailed { error };
                     commands.write_message(failed.clone());
                     commands.trigger(failed);
                 }
             },
+            Report::Restored(Ok(signed_in)) => {
+                // A login that finished first wins: it is newer.
+                if !session.is_signed_in() {
+                    session.set((*signed_in).clone());
+                }
+                let restored = SessionRestored {
+                    signed_in: *signed_in,
+                };
+                commands.write_message(restored.clone());
+                commands.trigger(restored);
+            }
+            Report::Restored(Err((error, cleared))) => {
+                let failed = SessionRestoreFailed { error, cleared };
+                commands.write_message(failed.clone());
+                commands.trigger(failed);
+            }
         }
     }
 }
