@@ -4,98 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bevy::prelude::*;
 use bevy_appwrite::dev_server::{ConsentChoice, DevServer, DevServerConfig, simulated_player};
 use bevy_appwrite::error::kinds;
 use bevy_appwrite::prelude::*;
-
-#[derive(Resource, Default)]
-struct Seen {
-    progress: Vec<OAuthProgress>,
-    succeeded: Vec<OAuthSucceeded>,
-    failed: Vec<OAuthFailed>,
-    observed_terminal: Vec<RequestId>,
-    logged_out: usize,
-    logout_failed: Vec<LogoutFailed>,
-}
-
-fn collect(
-    mut progress: MessageReader<OAuthProgress>,
-    mut succeeded: MessageReader<OAuthSucceeded>,
-    mut failed: MessageReader<OAuthFailed>,
-    mut logged_out: MessageReader<LoggedOut>,
-    mut logout_failed: MessageReader<LogoutFailed>,
-    mut seen: ResMut<Seen>,
-) {
-    seen.progress.extend(progress.read().cloned());
-    seen.succeeded.extend(succeeded.read().cloned());
-    seen.failed.extend(failed.read().cloned());
-    seen.logged_out += logged_out.read().count();
-    seen.logout_failed.extend(logout_failed.read().cloned());
-}
-
-fn app_for(endpoint: &str, project: &str, opener: BrowserOpener) -> App {
-    let mut app = App::new();
-    app.add_plugins(MinimalPlugins)
-        .add_plugins(
-            AppwritePlugin::new().with_client(
-                AppwriteClient::new()
-                    .set_endpoint(endpoint)
-                    .set_project(project),
-            ),
-        )
-        .insert_resource(opener)
-        .init_resource::<Seen>()
-        .add_systems(Update, collect)
-        .add_observer(|done: On<OAuthSucceeded>, mut seen: ResMut<Seen>| {
-            seen.observed_terminal.push(done.request);
-        })
-        .add_observer(|failed: On<OAuthFailed>, mut seen: ResMut<Seen>| {
-            seen.observed_terminal.push(failed.request);
-        });
-    app
-}
-
-fn app(server: &DevServer, opener: BrowserOpener) -> App {
-    app_for(server.endpoint(), server.project_id(), opener)
-}
-
-/// Updates the app until `done` holds (at most 20 s of wall time, so a hang fails the test).
-fn run_until(app: &mut App, done: impl Fn(&Seen) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done(app.world().resource::<Seen>()) {
-        assert!(Instant::now() < deadline, "timed out waiting for results");
-        app.update();
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn terminal_count(seen: &Seen) -> usize {
-    seen.succeeded.len() + seen.failed.len()
-}
-
-fn login(app: &mut App, request: OAuthRequest) -> RequestId {
-    let id = request.id();
-    app.world_mut().write_message(request);
-    id
-}
-
-fn only_failure(app: &mut App) -> AppwriteError {
-    run_until(app, |seen| terminal_count(seen) == 1);
-    // A few more frames: nothing else may arrive.
-    for _ in 0..5 {
-        app.update();
-    }
-    let seen = app.world().resource::<Seen>();
-    assert_eq!(terminal_count(seen), 1, "exactly one terminal result");
-    assert_eq!(
-        seen.observed_terminal.len(),
-        1,
-        "and exactly one observer event"
-    );
-    assert!(seen.succeeded.is_empty(), "expected a failure");
-    seen.failed[0].error.clone()
-}
+use common::{Seen, app, app_for, login, only_failure, run_until, terminal_count};
 
 fn approve() -> BrowserOpener {
     simulated_player(ConsentChoice::Allow)
