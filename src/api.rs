@@ -192,17 +192,32 @@ impl Api<'_> {
         Ok((session, value))
     }
 
-    /// `GET /account` with the session.
-    pub async fn get_account(&self, session: &SessionSecret) -> Result<User, AppwriteError> {
-        let url = self.url("/account")?;
+    /// A call authenticated with the session (`X-Appwrite-Session`); error statuses become
+    /// [`AppwriteError`]s.
+    async fn call_with_session(
+        &self,
+        method: Method,
+        path: &str,
+        session: &SessionSecret,
+    ) -> Result<Answer, AppwriteError> {
+        let url = self.url(path)?;
         let request = self
-            .request(Method::GET, url)?
+            .request(method, url)?
             .header("X-Appwrite-Session", session.expose());
         let answer = self.send(request).await?;
         if answer.status >= 300 {
             return Err(AppwriteError::from_response(answer.status, &answer.body));
         }
-        parse_json(&answer)
+        Ok(answer)
+    }
+
+    /// `GET /account` with the session.
+    pub async fn get_account(&self, session: &SessionSecret) -> Result<User, AppwriteError> {
+        parse_json(
+            &self
+                .call_with_session(Method::GET, "/account", session)
+                .await?,
+        )
     }
 
     /// `GET /account/sessions/current` with the session.
@@ -210,28 +225,17 @@ impl Api<'_> {
         &self,
         session: &SessionSecret,
     ) -> Result<Session, AppwriteError> {
-        let url = self.url("/account/sessions/current")?;
-        let request = self
-            .request(Method::GET, url)?
-            .header("X-Appwrite-Session", session.expose());
-        let answer = self.send(request).await?;
-        if answer.status >= 300 {
-            return Err(AppwriteError::from_response(answer.status, &answer.body));
-        }
+        let answer = self
+            .call_with_session(Method::GET, "/account/sessions/current", session)
+            .await?;
         parse_json(&answer)
     }
 
     /// `DELETE /account/sessions/current` with the session.
     pub async fn delete_session(&self, session: &SessionSecret) -> Result<(), AppwriteError> {
-        let url = self.url("/account/sessions/current")?;
-        let request = self
-            .request(Method::DELETE, url)?
-            .header("X-Appwrite-Session", session.expose());
-        let answer = self.send(request).await?;
-        if answer.status >= 300 {
-            return Err(AppwriteError::from_response(answer.status, &answer.body));
-        }
-        Ok(())
+        self.call_with_session(Method::DELETE, "/account/sessions/current", session)
+            .await
+            .map(drop)
     }
 }
 
