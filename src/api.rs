@@ -46,15 +46,33 @@ pub(crate) fn token_query(
     query.finish()
 }
 
-/// One configured HTTP client of the plugin, plus the game's [`AppwriteClient`] settings.
+/// One configured HTTP client of the plugin, plus the game's [`AppwriteClient`] settings,
+/// validated once.
 pub(crate) struct Api<'a> {
-    pub http: &'a reqwest::Client,
-    pub client: &'a AppwriteClient,
+    http: &'a reqwest::Client,
+    client: &'a AppwriteClient,
+    /// The endpoint without a trailing `/`.
+    base: String,
+    project: String,
 }
 
-impl Api<'_> {
+impl<'a> Api<'a> {
+    /// Checks the client's configuration; every call then reuses it.
+    pub fn new(
+        http: &'a reqwest::Client,
+        client: &'a AppwriteClient,
+    ) -> Result<Self, AppwriteError> {
+        let (base, project) = client.base_url()?;
+        Ok(Self {
+            http,
+            client,
+            base: base.as_str().trim_end_matches('/').to_owned(),
+            project: project.to_owned(),
+        })
+    }
+
     fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, AppwriteError> {
-        let (_, project) = self.client.base_url()?;
+        let project = self.project.as_str();
         let mut builder = self
             .http
             .request(method, url)
@@ -76,8 +94,7 @@ impl Api<'_> {
     }
 
     fn url(&self, path: &str) -> Result<Url, AppwriteError> {
-        let (base, _) = self.client.base_url()?;
-        let joined = format!("{}{path}", base.as_str().trim_end_matches('/'));
+        let joined = format!("{}{path}", self.base);
         Url::parse(&joined).map_err(|error| {
             AppwriteError::local(
                 kinds::CONFIGURATION,
@@ -86,37 +103,19 @@ impl Api<'_> {
         })
     }
 
+    /// Sends a request and reads its (bounded) answer. The network I/O runs as a task of the
+    /// plugin's Tokio runtime, next to its I/O driver; the login's own future (on Bevy's task
+    /// pool) is woken once, when the answer is complete, instead of on every socket event.
     async fn send(&self, builder: RequestBuilder) -> Result<Answer, AppwriteError> {
         let endpoint = self.client.endpoint().unwrap_or_default().to_owned();
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|error| transport_error(&endpoint, &error))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| transport_error(&endpoint, &error))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(AppwriteError {
-                    message: format!(
-                        "The response from {endpoint} is larger than {MAX_RESPONSE_BYTES} bytes"
-                    ),
-                    code: status,
-                    kind: kinds::UNEXPECTED_RESPONSE.to_owned(),
-                    response: String::new(),
-                });
-            }
-            body.extend_from_slice(&chunk);
+        let mut io = AbortOnDrop(tokio::spawn(exchange(builder, endpoint.clone())));
+        match (&mut io.0).await {
+            Ok(answer) => answer,
+            Err(_) => Err(AppwriteError::local(
+                kinds::TRANSPORT,
+                format!("The request to {endpoint} was interrupted"),
+            )),
         }
-        Ok(Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
     }
 
     /// `GET /account/tokens/oauth2/{provider}` without following the redirect: the `Location`
@@ -128,9 +127,8 @@ impl Api<'_> {
         failure: Option<&str>,
         scopes: &[String],
     ) -> Result<String, AppwriteError> {
-        let (_, project) = self.client.base_url()?;
         let mut url = self.url(&format!("/account/tokens/oauth2/{provider}"))?;
-        url.set_query(Some(&token_query(success, failure, scopes, project)));
+        url.set_query(Some(&token_query(success, failure, scopes, &self.project)));
         let answer = self.send(self.request(Method::GET, url)?).await?;
         if (300..400).contains(&answer.status) {
             let location = answer
@@ -172,7 +170,6 @@ impl Api<'_> {
         user_id: &str,
         secret: &TokenSecret,
     ) -> Result<(Session, SessionSecret), AppwriteError> {
-        let (_, project) = self.client.base_url()?;
         let url = self.url("/account/sessions/token")?;
         let body = serde_json::json!({ "userId": user_id, "secret": secret.0 });
         let request = self.request(Method::POST, url)?.json(&body);
@@ -181,7 +178,7 @@ impl Api<'_> {
             return Err(AppwriteError::from_response(answer.status, &answer.body));
         }
         let session: Session = parse_json(&answer)?;
-        let value = session_value(&answer.headers, project).ok_or_else(|| AppwriteError {
+        let value = session_value(&answer.headers, &self.project).ok_or_else(|| AppwriteError {
             message: "Appwrite created a session but sent no session cookie \
                       (neither X-Fallback-Cookies nor Set-Cookie)"
                 .to_owned(),
@@ -237,6 +234,48 @@ impl Api<'_> {
             .await
             .map(drop)
     }
+}
+
+/// Aborts the I/O task when the login that awaits it is dropped (cancelled, timed out).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One HTTP exchange: send, then read at most [`MAX_RESPONSE_BYTES`] of the body.
+async fn exchange(builder: RequestBuilder, endpoint: String) -> Result<Answer, AppwriteError> {
+    let mut response = builder
+        .send()
+        .await
+        .map_err(|error| transport_error(&endpoint, &error))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| transport_error(&endpoint, &error))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(AppwriteError {
+                message: format!(
+                    "The response from {endpoint} is larger than {MAX_RESPONSE_BYTES} bytes"
+                ),
+                code: status,
+                kind: kinds::UNEXPECTED_RESPONSE.to_owned(),
+                response: String::new(),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 /// The single-use token secret from the success URL. Never shown in `Debug` output.
@@ -313,13 +352,17 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-fn user_agent() -> String {
-    format!(
-        "BevyAppwrite/{} ({}; {}) bevy/0.19",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
+/// `BevyAppwrite/<version> (<os>; <arch>) bevy/0.19`, built once.
+fn user_agent() -> &'static str {
+    static USER_AGENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "BevyAppwrite/{} ({}; {}) bevy/0.19",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
+    });
+    &USER_AGENT
 }
 
 #[cfg(test)]

@@ -163,10 +163,7 @@ async fn sign_in(
     client.base_url()?;
     validate(request)?;
     let http = http?;
-    let api = Api {
-        http: &http,
-        client,
-    };
+    let api = Api::new(&http, client)?;
 
     // The desktop default: our own loopback URLs. With the game's URLs, or when only the
     // authorization URL is wanted, no listener is needed.
@@ -284,10 +281,7 @@ pub(crate) async fn logout(
 ) {
     let result = async {
         let http = http?;
-        let api = Api {
-            http: &http,
-            client: &client,
-        };
+        let api = Api::new(&http, &client)?;
         match api.delete_session(&secret).await {
             // The session was already gone on the server: signed out all the same.
             Err(error) if error.code == 401 || error.code == 404 => Ok(()),
@@ -330,10 +324,7 @@ pub(crate) async fn restore(
     }
     let result: Result<Box<SignedIn>, AppwriteError> = async {
         let http = http?;
-        let api = Api {
-            http: &http,
-            client: &client,
-        };
+        let api = Api::new(&http, &client)?;
         let session = api.get_current_session(&stored.secret).await?;
         let user = api.get_account(&stored.secret).await?;
         Ok(Box::new(SignedIn {

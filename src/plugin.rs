@@ -347,21 +347,39 @@ impl Plugin for AppwritePlugin {
             )
                 .chain(),
         )
+        // Run conditions keep an idle frame nearly free: the executor evaluates them without
+        // dispatching the systems, which only run when there is something to do.
         .add_systems(
             PreUpdate,
-            (start_logins, steer_logins, start_logouts)
+            (
+                start_logins.run_if(pending::<OAuthRequest>),
+                steer_logins.run_if(pending::<OAuthCancel>.or_else(pending::<OAuthCallback>)),
+                start_logouts.run_if(pending::<Logout>),
+            )
                 .chain()
                 .in_set(AppwriteSystems::SendRequests),
         )
         .add_systems(
             PreUpdate,
-            receive_results.in_set(AppwriteSystems::ReceiveResults),
+            receive_results
+                .run_if(results_waiting)
+                .in_set(AppwriteSystems::ReceiveResults),
         );
         if let Some(store) = &self.store {
             app.insert_resource(RememberedSessions(store.clone()))
                 .add_systems(Startup, restore_session);
         }
     }
+}
+
+/// Whether messages of type `M` are waiting to be read (they stay two frames).
+fn pending<M: Message>(messages: Option<Res<Messages<M>>>) -> bool {
+    messages.is_some_and(|messages| !messages.is_empty())
+}
+
+/// Whether finished work waits in the result channel.
+fn results_waiting(transport: Res<Transport>) -> bool {
+    !transport.results.is_empty()
 }
 
 fn start_logins(
