@@ -9,6 +9,9 @@
 //! Without them it starts the local Appwrite stand-in, and your real browser opens at its fake
 //! consent page: click Allow and the game shows who signed in.
 //!
+//! `--providers github,google,discord` chooses the providers with a big button (default:
+//! GitHub, Google, Discord, Apple).
+//!
 //! Screenshot mode (used by CI under Xvfb): `--screenshot PATH [--state menu|signed-in]` renders
 //! the chosen state, saves a PNG with Bevy's screenshot API and exits. `signed-in` performs a
 //! real login against the stand-in with a simulated player first.
@@ -26,8 +29,9 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
 /// The window size, also the size of screenshots.
 const WINDOW: (u32, u32) = (800, 600);
-/// Providers with a big button; the rest of the 43 are under "More providers".
-const FEATURED: [OAuthProvider; 4] = [
+/// Providers with a big button unless `--providers` names others; the rest of the 43 are under
+/// "More providers".
+const DEFAULT_FEATURED: [OAuthProvider; 4] = [
     OAuthProvider::Github,
     OAuthProvider::Google,
     OAuthProvider::Discord,
@@ -61,13 +65,27 @@ struct Menu {
     signing_out: bool,
 }
 
+/// The providers that get a big button.
+#[derive(Resource)]
+struct Featured(Vec<OAuthProvider>);
+
 /// Keeps the embedded stand-in alive as long as the app.
 #[derive(Resource)]
 struct StandIn(#[allow(dead_code, reason = "held for its Drop")] DevServer);
 
-fn parse_args() -> Result<Option<ScreenshotMode>, String> {
+/// Command-line options: screenshot mode and the featured providers.
+struct Options {
+    screenshot: Option<ScreenshotMode>,
+    featured: Vec<OAuthProvider>,
+}
+
+const USAGE: &str = "usage: login_menu [--providers NAME,NAME,...] \
+                     [--screenshot PATH [--state menu|signed-in]]";
+
+fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let (mut path, mut state) = (None, ShotState::Menu);
+    let mut featured = DEFAULT_FEATURED.to_vec();
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--screenshot" => path = Some(args.next().ok_or("--screenshot needs a PATH")?),
@@ -78,25 +96,40 @@ fn parse_args() -> Result<Option<ScreenshotMode>, String> {
                     _ => return Err("--state is `menu` or `signed-in`".to_owned()),
                 }
             }
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}`\nusage: login_menu [--screenshot PATH [--state menu|signed-in]]"
-                ));
+            "--providers" => {
+                let list = args
+                    .next()
+                    .ok_or("--providers needs a list, e.g. github,google")?;
+                featured = list
+                    .split(',')
+                    .map(|name| {
+                        name.trim()
+                            .parse::<OAuthProvider>()
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect::<Result<_, _>>()?;
             }
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    Ok(path.map(|path| ScreenshotMode {
-        path,
-        state,
-        settled: 0,
-        taken: false,
-        frames: 0,
-    }))
+    Ok(Options {
+        screenshot: path.map(|path| ScreenshotMode {
+            path,
+            state,
+            settled: 0,
+            taken: false,
+            frames: 0,
+        }),
+        featured,
+    })
 }
 
 fn main() -> ExitCode {
-    let screenshot = match parse_args() {
-        Ok(screenshot) => screenshot,
+    let Options {
+        screenshot,
+        featured,
+    } = match parse_args() {
+        Ok(options) => options,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
@@ -140,6 +173,7 @@ fn main() -> ExitCode {
     }
 
     app.init_resource::<Menu>()
+        .insert_resource(Featured(featured))
         .add_systems(Startup, (spawn_camera, install_waker))
         .add_systems(EguiPrimaryContextPass, menu_ui)
         .add_observer(on_progress)
@@ -234,6 +268,7 @@ fn accent() -> egui::Color32 {
 fn menu_ui(
     mut contexts: EguiContexts,
     mut menu: ResMut<Menu>,
+    featured: Res<Featured>,
     session: Res<AppwriteSession>,
     mut logins: MessageWriter<OAuthRequest>,
     mut cancels: MessageWriter<OAuthCancel>,
@@ -261,7 +296,7 @@ fn menu_ui(
                 } else if let Some((id, provider)) = menu.login {
                     progress_view(ui, &menu, id, provider, &mut cancels);
                 } else {
-                    providers_view(ui, &mut menu, &mut logins);
+                    providers_view(ui, &mut menu, &featured.0, &mut logins);
                 }
                 if let Some(error) = &menu.error {
                     ui.add_space(10.0);
@@ -278,11 +313,16 @@ fn menu_ui(
     Ok(())
 }
 
-fn providers_view(ui: &mut egui::Ui, menu: &mut Menu, logins: &mut MessageWriter<OAuthRequest>) {
+fn providers_view(
+    ui: &mut egui::Ui,
+    menu: &mut Menu,
+    featured: &[OAuthProvider],
+    logins: &mut MessageWriter<OAuthRequest>,
+) {
     ui.label("Sign in to continue");
     ui.add_space(10.0);
     let mut chosen = None;
-    for provider in FEATURED {
+    for &provider in featured {
         let button = egui::Button::new(
             egui::RichText::new(format!("Continue with {}", provider.display_name())).size(16.0),
         );
@@ -298,7 +338,7 @@ fn providers_view(ui: &mut egui::Ui, menu: &mut Menu, logins: &mut MessageWriter
             egui::Grid::new("more-providers")
                 .num_columns(3)
                 .show(ui, |ui| {
-                    let others = OAuthProvider::ALL.iter().filter(|p| !FEATURED.contains(p));
+                    let others = OAuthProvider::ALL.iter().filter(|p| !featured.contains(p));
                     for (index, provider) in others.enumerate() {
                         if ui.button(provider.display_name()).clicked() {
                             chosen = Some(*provider);
