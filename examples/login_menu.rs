@@ -280,7 +280,7 @@ fn menu_ui(
         .resizable(false)
         .collapsible(false)
         .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-        .fixed_size([340.0, 0.0])
+        .default_width(340.0)
         .show(ctx, |ui| {
             ui.vertical_centered(|ui| {
                 ui.add_space(8.0);
@@ -335,18 +335,24 @@ fn providers_view(
     egui::CollapsingHeader::new("More providers")
         .default_open(false)
         .show(ui, |ui| {
-            egui::Grid::new("more-providers")
-                .num_columns(3)
+            // 39 more providers: scroll inside the panel so it always fits the window.
+            egui::ScrollArea::vertical()
+                .max_height(170.0)
                 .show(ui, |ui| {
-                    let others = OAuthProvider::ALL.iter().filter(|p| !featured.contains(p));
-                    for (index, provider) in others.enumerate() {
-                        if ui.button(provider.display_name()).clicked() {
-                            chosen = Some(*provider);
-                        }
-                        if index % 3 == 2 {
-                            ui.end_row();
-                        }
-                    }
+                    egui::Grid::new("more-providers")
+                        .num_columns(3)
+                        .show(ui, |ui| {
+                            let others =
+                                OAuthProvider::ALL.iter().filter(|p| !featured.contains(p));
+                            for (index, provider) in others.enumerate() {
+                                if ui.button(provider.display_name()).clicked() {
+                                    chosen = Some(*provider);
+                                }
+                                if index % 3 == 2 {
+                                    ui.end_row();
+                                }
+                            }
+                        });
                 });
         });
     if let Some(provider) = chosen {
