@@ -8,6 +8,7 @@ use crate::client::AppwriteClient;
 use crate::error::{AppwriteError, kinds};
 use crate::models::{Session, SessionSecret, User};
 use crate::provider::OAuthProvider;
+use crate::task::AbortOnDrop;
 
 /// The response format the plugin was written against (the Appwrite 1.8.x client spec).
 pub(crate) const RESPONSE_FORMAT: &str = "1.8.0";
@@ -108,7 +109,7 @@ impl<'a> Api<'a> {
     /// pool) is woken once, when the answer is complete, instead of on every socket event.
     async fn send(&self, builder: RequestBuilder) -> Result<Answer, AppwriteError> {
         let endpoint = self.client.endpoint().unwrap_or_default().to_owned();
-        let mut io = AbortOnDrop(tokio::spawn(exchange(builder, endpoint.clone())));
+        let mut io = AbortOnDrop::spawn(exchange(builder, endpoint.clone()));
         match (&mut io.0).await {
             Ok(answer) => answer,
             Err(_) => Err(AppwriteError::local(
@@ -233,15 +234,6 @@ impl<'a> Api<'a> {
         self.call_with_session(Method::DELETE, "/account/sessions/current", session)
             .await
             .map(drop)
-    }
-}
-
-/// Aborts the I/O task when the login that awaits it is dropped (cancelled, timed out).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -54,6 +54,7 @@ mod proptests;
 mod provider;
 mod session;
 mod store;
+mod task;
 mod waker;
 
 #[cfg(feature = "dev-server")]

@@ -14,10 +14,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::{AppwriteError, kinds};
 use crate::html::escape;
+use crate::task::AbortOnDrop;
 
 /// The largest request head the listener reads (hyper's smallest buffer).
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
@@ -33,12 +34,12 @@ pub(crate) enum Outcome {
     Failure,
 }
 
-/// A running listener; dropping it closes both sockets.
+/// A running listener; dropping it aborts the accept loops, which closes both sockets.
 pub(crate) struct Listener {
     port: u16,
     nonce: String,
     hit: Option<oneshot::Receiver<(Outcome, String)>>,
-    _stop: mpsc::Sender<()>,
+    _accepting: Vec<AbortOnDrop<()>>,
 }
 
 type Slot = Arc<Mutex<Option<oneshot::Sender<(Outcome, String)>>>>;
@@ -62,22 +63,15 @@ impl Listener {
         let nonce = random_nonce()?;
         let (sender, hit) = oneshot::channel();
         let slot: Slot = Arc::new(Mutex::new(Some(sender)));
-        // The accept loops end when every sender of `stop` is gone, i.e. with the Listener.
-        let (stop, stopped) = mpsc::channel::<()>(1);
-        let stopped = Arc::new(tokio::sync::Mutex::new(stopped));
-        for socket in std::iter::once(v4).chain(v6) {
-            tokio::spawn(accept_loop(
-                socket,
-                nonce.clone(),
-                slot.clone(),
-                stopped.clone(),
-            ));
-        }
+        let accepting = std::iter::once(v4)
+            .chain(v6)
+            .map(|socket| AbortOnDrop::spawn(accept_loop(socket, nonce.clone(), slot.clone())))
+            .collect();
         Ok(Self {
             port,
             nonce,
             hit: Some(hit),
-            _stop: stop,
+            _accepting: accepting,
         })
     }
 
@@ -112,19 +106,9 @@ fn random_nonce() -> Result<String, AppwriteError> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-async fn accept_loop(
-    socket: TcpListener,
-    nonce: String,
-    slot: Slot,
-    stopped: Arc<tokio::sync::Mutex<mpsc::Receiver<()>>>,
-) {
+async fn accept_loop(socket: TcpListener, nonce: String, slot: Slot) {
     loop {
-        let accepted = tokio::select! {
-            accepted = socket.accept() => accepted,
-            // `recv` returns `None` once the Listener (the only sender) is dropped.
-            _ = async { stopped.lock().await.recv().await } => return,
-        };
-        let Ok((stream, _peer)) = accepted else {
+        let Ok((stream, _peer)) = socket.accept().await else {
             continue;
         };
         let nonce = nonce.clone();
