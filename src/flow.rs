@@ -160,10 +160,10 @@ async fn sign_in(
     callback_port: u16,
     progress: &impl Fn(OAuthStage),
 ) -> Result<OAuthOutcome, AppwriteError> {
-    client.base_url()?;
-    validate(request)?;
+    // Configuration first, then the request: neither sends anything when invalid.
     let http = http?;
     let api = Api::new(&http, client)?;
+    validate(request)?;
 
     // The desktop default: our own loopback URLs. With the game's URLs, or when only the
     // authorization URL is wanted, no listener is needed.

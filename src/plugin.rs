@@ -158,7 +158,8 @@ pub(crate) struct Transport {
     runtime: Option<tokio::runtime::Runtime>,
     runtime_error: Option<String>,
     http: Result<reqwest::Client, AppwriteError>,
-    insecure_http: Result<reqwest::Client, AppwriteError>,
+    /// Built on first use: most games never accept self-signed certificates.
+    insecure_http: std::sync::OnceLock<Result<reqwest::Client, AppwriteError>>,
     /// Set before the runtime shuts down, so late polls of orphaned tasks stop quietly.
     closed: Arc<AtomicBool>,
     reports: Sender<Report>,
@@ -183,7 +184,7 @@ impl Transport {
             runtime,
             runtime_error,
             http: http_client(false),
-            insecure_http: http_client(true),
+            insecure_http: std::sync::OnceLock::new(),
             closed: Arc::new(AtomicBool::new(false)),
             reports,
             results,
@@ -199,7 +200,7 @@ impl Transport {
 
     fn http_for(&self, client: &AppwriteClient) -> Result<reqwest::Client, AppwriteError> {
         if client.self_signed() {
-            self.insecure_http.clone()
+            self.insecure_http.get_or_init(|| http_client(true)).clone()
         } else {
             self.http.clone()
         }
